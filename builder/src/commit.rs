@@ -4,7 +4,7 @@
 //! [`layout`] (OSTree layout, kernel placement) -> commit with metadata -> signature -> ref.
 //! All writes happen in one repo transaction; the ref moves only when everything else succeeded.
 
-use crate::layout::{Layout, LayerBuilder, Variant};
+use crate::layout::{LayerBuilder, Layout, Variant};
 use crate::manifest::Manifest;
 use crate::progress::Step;
 use crate::repo::{sorted_dict, Repo};
@@ -71,7 +71,10 @@ pub fn default_ref(variant: Variant) -> String {
 }
 
 fn check_version(v: &str) -> Result<()> {
-    if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+    if v.is_empty()
+        || v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
         bail!("--version {v:?} must be a non-empty word without spaces or slashes");
     }
     Ok(())
@@ -195,7 +198,10 @@ fn build(repo: &Repo, p: &Plan) -> Result<String> {
         .find(|c| c.version.as_deref() == Some(&p.version))
     {
         if same.root_contents == contents {
-            eprintln!("pine-build: version {} is already commit {} on {}; nothing to do", p.version, same.checksum, p.refname);
+            eprintln!(
+                "pine-build: version {} is already commit {} on {}; nothing to do",
+                p.version, same.checksum, p.refname
+            );
             return Ok(same.checksum.clone());
         }
         bail!(
@@ -258,7 +264,11 @@ pub fn sign_commit(repo: &Repo, checksum: &str, key: &SecretKey) -> Result<()> {
     }
     entries.push((COMMIT_SIGNATURE_KEY.to_owned(), aay));
     repo.inner
-        .write_commit_detached_metadata(checksum, Some(&sorted_dict(entries)), gio::Cancellable::NONE)
+        .write_commit_detached_metadata(
+            checksum,
+            Some(&sorted_dict(entries)),
+            gio::Cancellable::NONE,
+        )
         .context("cannot write the commit signature")?;
     Ok(())
 }
@@ -273,10 +283,7 @@ fn pine_layer(repo: &Repo, p: &Plan) -> Result<ostree::MutableTree> {
     for (dest, data, mode) in OPENRC_FILES {
         l.file(dest, data, *mode)?;
     }
-    l.symlink(
-        "etc/runlevels/default/pine-agent",
-        "/etc/init.d/pine-agent",
-    )?;
+    l.symlink("etc/runlevels/default/pine-agent", "/etc/init.d/pine-agent")?;
     for (name, key) in &p.trust {
         l.file(
             &format!("usr/lib/pine/keys.d/{name}"),
@@ -287,7 +294,10 @@ fn pine_layer(repo: &Repo, p: &Plan) -> Result<ostree::MutableTree> {
     if let Some(m) = &p.manifest {
         for (runlevel, services) in &m.services {
             for s in services {
-                l.symlink(&format!("etc/runlevels/{runlevel}/{s}"), &format!("/etc/init.d/{s}"))?;
+                l.symlink(
+                    &format!("etc/runlevels/{runlevel}/{s}"),
+                    &format!("/etc/init.d/{s}"),
+                )?;
             }
         }
     }

@@ -12,7 +12,10 @@ pub fn run(out: &Path) -> Result<()> {
     // Overwriting a signing key would orphan every host that trusts it.
     for p in [&secret, &public] {
         if p.exists() {
-            bail!("{} already exists; refusing to overwrite a key", p.display());
+            bail!(
+                "{} already exists; refusing to overwrite a key",
+                p.display()
+            );
         }
     }
     let key = SecretKey::generate();

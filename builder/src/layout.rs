@@ -220,9 +220,11 @@ impl<'r> Layout<'r> {
         self.root.remove("boot", false)?;
         self.dir(&self.root, "boot", boot_meta.as_deref())?;
 
-        let ready = kvers
-            .iter()
-            .find(|k| lookup(&modules, k).1.is_some_and(|d| lookup(&d, "vmlinuz").0.is_some()));
+        let ready = kvers.iter().find(|k| {
+            lookup(&modules, k)
+                .1
+                .is_some_and(|d| lookup(&d, "vmlinuz").0.is_some())
+        });
         if let Some(k) = ready {
             return Ok(k.clone());
         }
@@ -247,7 +249,9 @@ impl<'r> Layout<'r> {
             1 => kvers[0].clone(),
             _ => kvers
                 .iter()
-                .find(|k| !suffix.is_empty() && (*k == suffix || k.ends_with(&format!("-{suffix}"))))
+                .find(|k| {
+                    !suffix.is_empty() && (*k == suffix || k.ends_with(&format!("-{suffix}")))
+                })
                 .cloned()
                 .with_context(|| {
                     format!(

@@ -53,8 +53,7 @@ pub struct Manifest {
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
         && !s.starts_with('.')
 }
@@ -63,15 +62,17 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read manifest {}", path.display()))?;
-        let f: File = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("manifest {}: {}", path.display(), e.message().trim())
-        })?;
+        let f: File = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("manifest {}: {}", path.display(), e.message().trim()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let rel = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
         for (rl, svcs) in &f.services {
             for s in std::iter::once(rl).chain(svcs) {
                 if !is_name(s) {
-                    bail!("manifest {}: services: {s:?} is not a valid name", path.display());
+                    bail!(
+                        "manifest {}: services: {s:?} is not a valid name",
+                        path.display()
+                    );
                 }
             }
         }

@@ -35,11 +35,18 @@ pub struct Args {
     #[arg(long)]
     force: bool,
     /// Roll new releases out over this long (humantime, e.g. `24h`), starting now.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    rollout: Option<std::time::Duration>,
+    #[arg(long, value_parser = parse_duration)]
+    rollout: Option<String>,
     /// Largest delta part in MiB (see `delta --max-chunk-size`).
     #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_chunk_size: Option<u32>,
+}
+
+/// Checks a humantime duration and keeps the operator's spelling of it (`24h` stays `24h`).
+fn parse_duration(s: &str) -> Result<String, String> {
+    humantime::parse_duration(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// The feed already in the publish folder, verified against our own key.
@@ -58,7 +65,10 @@ fn existing_feed(out: &Path, key: &PublicKey, force: bool) -> Result<Option<Feed
                 feed_path.display()
             );
         }
-        warn(format!("{}: signature does not verify; --force given, re-signing it", feed_path.display()));
+        warn(format!(
+            "{}: signature does not verify; --force given, re-signing it",
+            feed_path.display()
+        ));
     }
     Feed::parse(&bytes)
         .map(Some)
@@ -87,7 +97,10 @@ fn is_signed_by(repo: &Repo, commit: &str, key: &PublicKey) -> Result<bool> {
         .load_variant(ostree::ObjectType::Commit, commit)?
         .data_as_bytes();
     let dict = ostree::glib::VariantDict::new(Some(&meta));
-    let Some(sigs) = dict.lookup_value(COMMIT_SIGNATURE_KEY, Some(ostree::glib::VariantTy::BYTE_STRING_ARRAY)) else {
+    let Some(sigs) = dict.lookup_value(
+        COMMIT_SIGNATURE_KEY,
+        Some(ostree::glib::VariantTy::BYTE_STRING_ARRAY),
+    ) else {
         return Ok(false);
     };
     Ok(sigs
@@ -146,9 +159,9 @@ fn new_release(
         published: rfc3339(c.timestamp),
         full: Artifact { path, size, sha256 },
         deltas,
-        rollout: a.rollout.map(|d| Rollout {
+        rollout: a.rollout.as_ref().map(|d| Rollout {
             start: rfc3339(now),
-            duration: humantime::format_duration(d).to_string(),
+            duration: d.clone(),
         }),
         deadend: false,
     })
@@ -161,11 +174,17 @@ pub fn run(a: Args) -> Result<()> {
     if history.is_empty() {
         bail!("ref {} is not in {}", a.refname, a.repo.display());
     }
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let old = existing_feed(&a.out, &key.public(), a.force)?;
     if let Some(f) = &old {
         if f.stream != a.refname {
-            bail!("{} is the feed of stream {}, not {}", a.out.join("feed.json").display(), f.stream, a.refname);
+            bail!(
+                "{} is the feed of stream {}, not {}",
+                a.out.join("feed.json").display(),
+                f.stream,
+                a.refname
+            );
         }
     }
     let mut releases = old.as_ref().map(|f| f.releases.clone()).unwrap_or_default();
@@ -185,7 +204,11 @@ pub fn run(a: Args) -> Result<()> {
     let feed_path = a.out.join("feed.json");
     if new.is_empty() {
         let seq = old.map(|f| f.sequence).unwrap_or(0);
-        println!("{} unchanged (sequence {seq}): nothing new on {}", feed_path.display(), a.refname);
+        println!(
+            "{} unchanged (sequence {seq}): nothing new on {}",
+            feed_path.display(),
+            a.refname
+        );
         return Ok(());
     }
     let now = build_time()?;
@@ -197,7 +220,12 @@ pub fn run(a: Args) -> Result<()> {
             ));
         }
         let r = new_release(&repo, &a, c, &releases, now)?;
-        println!("release {} ({}): {} delta(s) and a full delta", r.version, r.commit, r.deltas.len());
+        println!(
+            "release {} ({}): {} delta(s) and a full delta",
+            r.version,
+            r.commit,
+            r.deltas.len()
+        );
         releases.insert(0, r);
     }
     let feed = Feed {

@@ -26,6 +26,17 @@ struct Dropped {
     contents_of: BTreeSet<String>,
 }
 
+fn why_dropped(top: &str) -> String {
+    match top {
+        "dev" => "devtmpfs provides /dev at boot".to_owned(),
+        "proc" | "sys" => format!("the kernel mounts /{top} at boot"),
+        "run" | "tmp" => format!("/{top} is scratch space, emptied at boot"),
+        "var" => "/var is the stateroot's own and survives updates".to_owned(),
+        "sysroot" | "ostree" => "the physical root is mounted there at boot".to_owned(),
+        _ => format!("/{top} lives in /var on a deployed system"),
+    }
+}
+
 pub struct Source {
     pub tree: MutableTree,
     /// sha256 of the tarball, or the OSTree checksum of the directory's tree.
@@ -89,30 +100,48 @@ struct DirReader<'a> {
 
 impl DirReader<'_> {
     fn read(&self, abs: &Path, rel: &Path, tree: &MutableTree) -> Result<()> {
-        let top = rel.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let top = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
         let meta = std::fs::symlink_metadata(abs)?;
         if rel.components().count() == 1 && top.as_deref().is_some_and(layout::dropped_at_top) {
             // Only the folder itself is kept; its content is replaced by a mount or a link.
-            tree.set_metadata_checksum(&self.repo.write_dirmeta(meta.uid(), meta.gid(), meta.mode() & 0o7777)?);
+            tree.set_metadata_checksum(&self.repo.write_dirmeta(
+                meta.uid(),
+                meta.gid(),
+                meta.mode() & 0o7777,
+            )?);
             if std::fs::read_dir(abs)?.next().is_some() {
-                self.dropped.borrow_mut().contents_of.insert(top.unwrap_or_default());
+                self.dropped
+                    .borrow_mut()
+                    .contents_of
+                    .insert(top.unwrap_or_default());
             }
             return Ok(());
         }
         if !self.special_dirs.contains(rel) {
             let m = modifier(self.dropped.clone(), format!("/{}", rel.display()));
-            let p = abs.to_str().with_context(|| format!("{} is not UTF-8", abs.display()))?;
+            let p = abs
+                .to_str()
+                .with_context(|| format!("{} is not UTF-8", abs.display()))?;
             self.repo
                 .inner
                 .write_dfd_to_mtree(libc::AT_FDCWD, p, tree, Some(&m), gio::Cancellable::NONE)
                 .with_context(|| format!("cannot read {}", abs.display()))?;
             return Ok(());
         }
-        tree.set_metadata_checksum(&self.repo.write_dirmeta(meta.uid(), meta.gid(), meta.mode() & 0o7777)?);
+        tree.set_metadata_checksum(&self.repo.write_dirmeta(
+            meta.uid(),
+            meta.gid(),
+            meta.mode() & 0o7777,
+        )?);
         for e in std::fs::read_dir(abs)? {
             let e = e?;
             let name = e.file_name();
-            let name_s = name.to_str().with_context(|| format!("{} is not UTF-8", e.path().display()))?;
+            let name_s = name
+                .to_str()
+                .with_context(|| format!("{} is not UTF-8", e.path().display()))?;
             let (path, child_rel) = (e.path(), rel.join(&name));
             let m = std::fs::symlink_metadata(&path)?;
             let ft = m.file_type();
@@ -120,31 +149,44 @@ impl DirReader<'_> {
                 self.read(&path, &child_rel, &tree.ensure_dir(name_s)?)?;
             } else if ft.is_symlink() {
                 let target = std::fs::read_link(&path)?;
-                let sum = self.repo.inner.write_symlink(None, m.uid(), m.gid(), None, &target.to_string_lossy(), gio::Cancellable::NONE)?;
+                let sum = self.repo.inner.write_symlink(
+                    None,
+                    m.uid(),
+                    m.gid(),
+                    None,
+                    &target.to_string_lossy(),
+                    gio::Cancellable::NONE,
+                )?;
                 tree.replace_file(name_s, &sum)?;
             } else if ft.is_file() {
                 let sum = self.write_regular(&path, &m)?;
                 tree.replace_file(name_s, &sum)?;
             } else {
-                self.dropped.borrow_mut().special.push(format!("/{}", child_rel.display()));
+                self.dropped
+                    .borrow_mut()
+                    .special
+                    .push(format!("/{}", child_rel.display()));
             }
         }
         Ok(())
     }
 
     fn write_regular(&self, path: &Path, m: &std::fs::Metadata) -> Result<String> {
-        use std::io::Read;
-        let w = self.repo.inner.write_regfile(None, m.uid(), m.gid(), m.mode(), m.len(), None)?;
-        let mut f = std::fs::File::open(path)?;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            w.write_all(&buf[..n], gio::Cancellable::NONE)?;
-        }
-        Ok(w.finish(gio::Cancellable::NONE)?.to_string())
+        // Streamed: a content stream (header + file) that libostree hashes and compresses.
+        let info = gio::FileInfo::new();
+        info.set_file_type(gio::FileType::Regular);
+        info.set_size(m.len() as i64);
+        info.set_attribute_uint32("unix::uid", m.uid());
+        info.set_attribute_uint32("unix::gid", m.gid());
+        info.set_attribute_uint32("unix::mode", m.mode());
+        let input = gio::File::for_path(path).read(gio::Cancellable::NONE)?;
+        let (stream, len) =
+            ostree::raw_file_to_content_stream(&input, &info, None, gio::Cancellable::NONE)?;
+        let sum = self
+            .repo
+            .inner
+            .write_content(None, &stream, len, gio::Cancellable::NONE)?;
+        Ok(sum.to_hex())
     }
 }
 
@@ -164,7 +206,10 @@ pub fn read(repo: &Repo, path: &Path) -> Result<Source> {
         // The root itself is always walked here, so each top-level folder is judged by name.
         let mut special_dirs = reader.special_dirs;
         special_dirs.insert(PathBuf::new());
-        let reader = DirReader { special_dirs, ..reader };
+        let reader = DirReader {
+            special_dirs,
+            ..reader
+        };
         reader
             .read(path, Path::new(""), &tree)
             .with_context(|| format!("cannot read rootfs folder {}", path.display()))?;
@@ -197,9 +242,10 @@ pub fn read(repo: &Repo, path: &Path) -> Result<Source> {
             if d.special.len() > 5 { " ..." } else { "" }
         ));
     }
-    for top in d.contents_of.iter().filter(|t| !matches!(t.as_str(), "dev" | "proc" | "sys" | "run" | "tmp")) {
+    for top in &d.contents_of {
         warn(format!(
-            "the contents of /{top} are not committed: it lives in /var on a deployed system"
+            "the contents of /{top} are not committed: {}",
+            why_dropped(top)
         ));
     }
     if tree.copy_subdirs().is_empty() {

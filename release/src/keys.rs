@@ -174,7 +174,11 @@ mod tests {
         let sk2 = SecretKey::load(&dir.path().join("a.key")).unwrap();
         let pk = PublicKey::load(&dir.path().join("a.pub")).unwrap();
         let sig = sign_detached_b64(&sk2, b"feed");
-        assert!(verify_detached_b64(&[pk.clone()], b"feed", &sig));
+        assert!(verify_detached_b64(
+            std::slice::from_ref(&pk),
+            b"feed",
+            &sig
+        ));
         assert!(!verify_detached_b64(&[pk], b"feeD", &sig));
     }
 
