@@ -186,7 +186,7 @@ fn build(repo: &Repo, p: &Plan) -> Result<String> {
     }
     layout.add_layer(&pine_layer(repo, p)?)?;
     let _s = Step::start("writing the tree");
-    let (kver, root) = layout.finish(p.variant)?;
+    let (kver, root) = layout.finish(p.variant, &p.version)?;
     let contents = root
         .tree_get_contents_checksum()
         .map(|s| s.to_string())

@@ -2,10 +2,15 @@
 //!
 //! In: one or more layers (the rootfs, overlays, Pine's own files), each a `MutableTree` shaped like a
 //! root filesystem. Out: one tree where `/etc` lives at `/usr/etc` (OSTree merges it into the
-//! deployment's `/etc`), `/bin /sbin /lib*` are merged into `/usr`, `/var` is empty (the stateroot's
-//! `/var` is mounted there at boot), `/home /root /opt /srv /mnt` point into `/var`, `/ostree` and
-//! `/tmp` point into `/sysroot` (the physical root), and the kernel and initramfs sit under
-//! `/usr/lib/modules/KVER/` where libostree looks for them.
+//! deployment's `/etc`), `/bin /sbin /lib*` are merged into `/usr`, `/var` is an empty mount point
+//! (the stateroot's `/var` is mounted there at boot), `/home /root /opt /srv /mnt` point into `/var`,
+//! `/ostree` and `/tmp` point into `/sysroot` (the physical root), and the kernel and initramfs sit
+//! under `/usr/lib/modules/KVER/` where libostree looks for them.
+//!
+//! What the rootfs had in `/var` (and `/home`, `/root`, ...) is not thrown away: it is kept read-only
+//! in `/usr/share/factory/var`, and `/usr/lib/tmpfiles.d/pine-var.conf` says how to recreate it in the
+//! live `/var` at boot (tmpfiles.d format, the way rpm-ostree handles `/var`: new folders appear on
+//! every boot, existing files are never overwritten).
 //!
 //! Everything here works on checksums already in the repo: no file content is read or copied again.
 
@@ -18,18 +23,23 @@ use ostree::MutableTree;
 
 /// Folders merged into `/usr` (usr-merge), each replaced by a symlink `name -> usr/name`.
 const USR_MERGED: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
-/// Folders whose content lives in `/var` on a deployed system, with their symlink targets.
-pub const VAR_LINKS: &[(&str, &str)] = &[
-    ("home", "var/home"),
-    ("root", "var/roothome"),
-    ("opt", "var/opt"),
-    ("srv", "var/srv"),
-    ("mnt", "var/mnt"),
+/// Folders whose content lives in `/var` on a deployed system: (name, place in /var).
+const VAR_LINKS: &[(&str, &str)] = &[
+    ("home", "home"),
+    ("root", "roothome"),
+    ("opt", "opt"),
+    ("srv", "srv"),
+    ("mnt", "mnt"),
 ];
 /// Links into the physical root.
 const SYSROOT_LINKS: &[(&str, &str)] = &[("ostree", "sysroot/ostree"), ("tmp", "sysroot/tmp")];
-/// Mount points that are kept as empty folders; whatever the rootfs had in them is not committed.
-pub const EMPTIED: &[&str] = &["var", "dev", "proc", "sys", "run", "sysroot"];
+/// Top-level folders whose content is never committed: the kernel, a tmpfs or the physical root
+/// provides it at boot.
+const DROPPED: &[&str] = &["dev", "proc", "sys", "run", "tmp", "sysroot", "ostree"];
+/// Mount points kept as empty folders.
+const MOUNT_POINTS: &[&str] = &["var", "dev", "proc", "sys", "run", "sysroot", "boot"];
+/// Where the rootfs's `/var` is kept (recreated by `/usr/lib/tmpfiles.d/pine-var.conf`).
+pub const FACTORY_VAR: &str = "/usr/share/factory/var";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum Variant {
@@ -51,14 +61,22 @@ pub const CONTAINER_KVER: &str = "pine-container";
 
 /// Top-level names whose source content is dropped, so the source reader need not even read it.
 pub fn dropped_at_top(name: &str) -> bool {
-    EMPTIED.contains(&name)
-        || VAR_LINKS.iter().any(|(n, _)| *n == name)
-        || SYSROOT_LINKS.iter().any(|(n, _)| *n == name)
+    DROPPED.contains(&name)
+}
+
+/// Where a top-level folder's content goes in `/var`, if it goes there.
+fn var_place(name: &str) -> Option<&'static str> {
+    if name == "var" {
+        return Some("");
+    }
+    VAR_LINKS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }
 
 pub struct Layout<'r> {
     repo: &'r Repo,
     root: MutableTree,
+    /// The rootfs's `/var` content, to be kept under FACTORY_VAR.
+    var: MutableTree,
     default_dir: String,
     has_root_meta: bool,
 }
@@ -87,6 +105,7 @@ impl<'r> Layout<'r> {
         Ok(Layout {
             repo,
             root: MutableTree::new(),
+            var: MutableTree::new(),
             default_dir,
             has_root_meta: false,
         })
@@ -136,7 +155,10 @@ impl<'r> Layout<'r> {
         let usr = self.dir(&self.root, "usr", None)?;
         for (name, sum) in layer.copy_files() {
             // Top-level links such as a usr-merged distro's `bin -> usr/bin` are replaced by ours.
-            if USR_MERGED.contains(&name.as_str()) || dropped_at_top(&name) {
+            if USR_MERGED.contains(&name.as_str())
+                || dropped_at_top(&name)
+                || var_place(&name).is_some()
+            {
                 continue;
             }
             self.root.remove(&name, true)?;
@@ -152,9 +174,15 @@ impl<'r> Layout<'r> {
             } else if USR_MERGED.contains(&n) {
                 let d = self.dir(&usr, n, meta_of(&sub).as_deref())?;
                 self.merge(&d, &sub)?;
+            } else if let Some(place) = var_place(n) {
+                let d = match place {
+                    "" => self.var.clone(),
+                    p => self.dir(&self.var, p, meta_of(&sub).as_deref())?,
+                };
+                self.merge(&d, &sub)?;
             } else if dropped_at_top(n) {
                 // Its folder metadata is kept where the layout keeps a folder.
-                if EMPTIED.contains(&n) {
+                if MOUNT_POINTS.contains(&n) {
                     self.dir(&self.root, n, meta_of(&sub).as_deref())?;
                 }
             } else {
@@ -167,7 +195,7 @@ impl<'r> Layout<'r> {
 
     /// Adds the fixed folders and links, places the kernel, and writes the tree. Returns the kernel
     /// version it placed and the root `RepoFile` to commit.
-    pub fn finish(self, variant: Variant) -> Result<(String, ostree::RepoFile)> {
+    pub fn finish(self, variant: Variant, version: &str) -> Result<(String, ostree::RepoFile)> {
         if !self.has_root_meta {
             self.root.set_metadata_checksum(&self.default_dir);
         }
@@ -175,7 +203,7 @@ impl<'r> Layout<'r> {
         if lookup(&usr, "etc").1.is_none() {
             bail!("the rootfs has no /etc: is it a root filesystem?");
         }
-        for name in EMPTIED.iter().chain(["boot"].iter()) {
+        for name in MOUNT_POINTS {
             self.dir(&self.root, name, None)?;
         }
         for name in USR_MERGED {
@@ -183,9 +211,14 @@ impl<'r> Layout<'r> {
                 self.link(name, &format!("usr/{name}"))?;
             }
         }
-        for (name, target) in VAR_LINKS.iter().chain(SYSROOT_LINKS) {
+        for (name, place) in VAR_LINKS {
+            self.link(name, &format!("var/{place}"))?;
+        }
+        for (name, target) in SYSROOT_LINKS {
             self.link(name, target)?;
         }
+        self.keep_var(&usr)?;
+        self.ensure_os_release(&usr, version)?;
         let kver = self.place_kernel(&usr, variant)?;
         let file = self
             .repo
@@ -196,6 +229,87 @@ impl<'r> Layout<'r> {
             .downcast::<ostree::RepoFile>()
             .map_err(|_| anyhow::anyhow!("libostree returned no RepoFile for the tree"))?;
         Ok((kver, root))
+    }
+
+    /// Moves the collected `/var` content to FACTORY_VAR and writes the tmpfiles.d lines that
+    /// recreate it: `d` for folders (with their owner and mode), `L` for links, `C` (copy once) for
+    /// files. The folders behind `/home`, `/root`, ... are always listed.
+    fn keep_var(&self, usr: &MutableTree) -> Result<()> {
+        for (_, place) in VAR_LINKS {
+            let mode = if *place == "roothome" { 0o700 } else { 0o755 };
+            if lookup(&self.var, place).1.is_none() {
+                let meta = self.repo.write_dirmeta(0, 0, mode)?;
+                self.dir(&self.var, place, Some(&meta))?;
+            }
+        }
+        let mut lines = vec![
+            "# Generated by pine-build: recreates the image's /var in the live /var at boot."
+                .to_owned(),
+            format!("# The content lives read-only in {FACTORY_VAR}."),
+        ];
+        self.tmpfiles_lines(&self.var, "/var", &mut lines)?;
+        let share = self.dir(usr, "share", None)?;
+        let factory = self.dir(&share, "factory", None)?;
+        let kept = self.dir(&factory, "var", None)?;
+        self.merge(&kept, &self.var)?;
+        let lib = self.dir(usr, "lib", None)?;
+        let tmpfiles = self.dir(&lib, "tmpfiles.d", None)?;
+        let text = lines.join("\n") + "\n";
+        tmpfiles.replace_file(
+            "pine-var.conf",
+            &self.repo.write_file(text.as_bytes(), 0o644)?,
+        )?;
+        Ok(())
+    }
+
+    fn tmpfiles_lines(&self, t: &MutableTree, path: &str, out: &mut Vec<String>) -> Result<()> {
+        let mut dirs: Vec<(String, MutableTree)> = t.copy_subdirs().into_iter().collect();
+        dirs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, sub) in dirs {
+            let p = format!("{path}/{name}");
+            let (uid, gid, mode) = match meta_of(&sub) {
+                Some(m) => self.repo.dirmeta(&m)?,
+                None => (0, 0, 0o755),
+            };
+            out.push(format!(
+                "d {} {:04o} {uid} {gid} -",
+                tmpfiles_escape(&p),
+                mode & 0o7777
+            ));
+            self.tmpfiles_lines(&sub, &p, out)?;
+        }
+        let mut files: Vec<(String, String)> = t.copy_files().into_iter().collect();
+        files.sort();
+        for (name, sum) in files {
+            let p = format!("{path}/{name}");
+            match self.repo.symlink_target(&sum)? {
+                Some(target) => out.push(format!(
+                    "L {} - - - - {}",
+                    tmpfiles_escape(&p),
+                    tmpfiles_escape(&target)
+                )),
+                None => out.push(format!(
+                    "C {} - - - - {}",
+                    tmpfiles_escape(&p),
+                    tmpfiles_escape(&format!("{}{}", FACTORY_VAR, &p["/var".len()..]))
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// `ostree admin deploy` reads os-release from the tree; a rootfs without one gets Pine's.
+    fn ensure_os_release(&self, usr: &MutableTree, version: &str) -> Result<()> {
+        let lib = self.dir(usr, "lib", None)?;
+        let etc = self.dir(usr, "etc", None)?;
+        if lookup(&lib, "os-release").0.is_some() || lookup(&etc, "os-release").0.is_some() {
+            return Ok(());
+        }
+        warn("the rootfs has no /etc/os-release; writing /usr/lib/os-release for Pine");
+        let text =
+            format!("NAME=Pine\nID=pine\nVERSION_ID={version}\nPRETTY_NAME=\"Pine {version}\"\n");
+        lib.replace_file("os-release", &self.repo.write_file(text.as_bytes(), 0o644)?)?;
+        Ok(())
     }
 
     fn link(&self, name: &str, target: &str) -> Result<()> {
@@ -274,6 +388,21 @@ impl<'r> Layout<'r> {
         }
         Ok(kver)
     }
+}
+
+/// tmpfiles.d fields are split on white space; escape it (and backslashes) C-style.
+fn tmpfiles_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' || c.is_whitespace() || c.is_control() {
+            for b in c.to_string().bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Builds a small layer from paths and content checksums (Pine's own files, service links).

@@ -2,8 +2,8 @@
 //! version, and the few object writes that libostree has no one-call API for.
 
 use anyhow::{bail, Context, Result};
-use ostree::gio;
-use ostree::glib::{self, prelude::*};
+use ostree::gio::{self, prelude::*};
+use ostree::glib;
 use std::path::Path;
 
 pub struct Repo {
@@ -140,6 +140,23 @@ impl Repo {
             gio::Cancellable::NONE,
         )?;
         Ok(c.to_hex())
+    }
+
+    /// (uid, gid, mode) of a dirmeta object.
+    pub fn dirmeta(&self, checksum: &str) -> Result<(u32, u32, u32)> {
+        let m = self.inner.read_dirmeta(checksum)?;
+        Ok((m.uid, m.gid, m.mode))
+    }
+
+    /// The target of a symlink content object, or None for any other file.
+    pub fn symlink_target(&self, checksum: &str) -> Result<Option<String>> {
+        let (_, info, _) = self.inner.load_file(checksum, gio::Cancellable::NONE)?;
+        if info.file_type() != gio::FileType::SymbolicLink {
+            return Ok(None);
+        }
+        Ok(info
+            .symlink_target()
+            .map(|t| t.to_string_lossy().into_owned()))
     }
 
     pub fn write_symlink(&self, target: &str) -> Result<String> {

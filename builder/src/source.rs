@@ -3,8 +3,8 @@
 //! with no unpacked copy on disk.
 //!
 //! The filter drops what a commit must not or need not carry, and says so: device nodes, sockets and
-//! fifos (the kernel makes `/dev` at boot), and the contents of `/var`, `/home`, `/tmp`, ... which the
-//! layout replaces by mounts or links.
+//! fifos (the kernel makes `/dev` at boot), and the contents of `/dev /proc /sys /run /tmp`, which
+//! are mounted at boot.
 
 use crate::layout;
 use crate::progress::warn;
@@ -31,9 +31,7 @@ fn why_dropped(top: &str) -> String {
         "dev" => "devtmpfs provides /dev at boot".to_owned(),
         "proc" | "sys" => format!("the kernel mounts /{top} at boot"),
         "run" | "tmp" => format!("/{top} is scratch space, emptied at boot"),
-        "var" => "/var is the stateroot's own and survives updates".to_owned(),
-        "sysroot" | "ostree" => "the physical root is mounted there at boot".to_owned(),
-        _ => format!("/{top} lives in /var on a deployed system"),
+        _ => "the physical root is mounted there at boot".to_owned(),
     }
 }
 
@@ -52,7 +50,10 @@ fn modifier(dropped: Rc<RefCell<Dropped>>, prefix: String) -> RepoCommitModifier
         let mut parts = full.splitn(2, '/');
         let top = parts.next().unwrap_or("");
         if parts.next().is_some_and(|rest| !rest.is_empty()) && layout::dropped_at_top(top) {
-            dropped.borrow_mut().contents_of.insert(top.to_owned());
+            // Empty folders there are normal (a rootfs tarball's /dev/pts); only files are worth a word.
+            if info.file_type() != gio::FileType::Directory {
+                dropped.borrow_mut().contents_of.insert(top.to_owned());
+            }
             return RepoCommitFilterResult::Skip;
         }
         if info.file_type() == gio::FileType::Special {
@@ -92,6 +93,17 @@ fn dirs_with_special(root: &Path) -> Result<HashSet<PathBuf>> {
     Ok(out)
 }
 
+/// True when something other than folders sits below `dir`.
+fn has_files(dir: &Path) -> Result<bool> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if !e.file_type()?.is_dir() || has_files(&e.path())? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 struct DirReader<'a> {
     repo: &'a Repo,
     dropped: Rc<RefCell<Dropped>>,
@@ -112,7 +124,7 @@ impl DirReader<'_> {
                 meta.gid(),
                 meta.mode() & 0o7777,
             )?);
-            if std::fs::read_dir(abs)?.next().is_some() {
+            if has_files(abs)? {
                 self.dropped
                     .borrow_mut()
                     .contents_of
