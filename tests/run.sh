@@ -14,4 +14,11 @@ echo "== make dist"
 make dist
 bash tests/check-dist.sh
 echo "== cargo test"
-cargo test --locked --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --workspace 2>&1 | tee "$log" || status=$?
+# One closing line for the whole suite (cargo's own last block is the doc tests, often empty).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "suite: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$log" || status=1
+exit "$status"
